@@ -1,0 +1,5 @@
+"""JobQueue protocol and its implementations."""
+
+from .base import Delivery, JobMessage, JobQueue
+
+__all__ = ["Delivery", "JobMessage", "JobQueue"]

@@ -1,0 +1,63 @@
+"""One settings model, read once from the environment (prefix ``EVALHUB_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where state lives and how jobs run. Local mode needs nothing set; AWS mode names its resources."""
+
+    model_config = SettingsConfigDict(env_prefix="EVALHUB_", env_ignore_empty=True, extra="ignore")
+
+    mode: Literal["local", "aws"] = "local"
+    home: Path = Field(default_factory=lambda: Path.home() / ".evalhub")
+    public_url: str = "http://localhost:8000"
+    """Base URL people use to reach the API; experiment URLs are built from it."""
+
+    # AWS mode resources (required when mode == "aws").
+    table_name: str | None = None
+    queue_url: str | None = None
+    results_bucket: str | None = None
+    launcher: Literal["process", "ecs", "batch"] = "process"
+
+    # Execution.
+    max_concurrent_jobs: int = Field(default=2, ge=1)
+    heartbeat_timeout_seconds: int = Field(default=300, ge=5)
+    heartbeat_interval_seconds: float = Field(default=2.0, gt=0)
+    worker_poll_seconds: float = Field(default=0.5, gt=0)
+    max_jobs_per_request: int = Field(default=500, ge=1)
+
+    # Models that are named but neither registered nor runtime go to this OpenAI-compatible endpoint.
+    default_model_base_url: str = "https://api.openai.com/v1"
+    default_model_api_key_env: str = "OPENAI_API_KEY"
+
+    @model_validator(mode="after")
+    def _aws_needs_resources(self) -> Settings:
+        if self.mode == "aws":
+            missing = [
+                f"EVALHUB_{name.upper()}"
+                for name in ("table_name", "queue_url", "results_bucket")
+                if not getattr(self, name)
+            ]
+            if missing:
+                raise ValueError(f"EVALHUB_MODE=aws needs {', '.join(missing)} to be set")
+        return self
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "evalhub.sqlite3"
+
+    @property
+    def results_dir(self) -> Path:
+        return self.home / "results"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
