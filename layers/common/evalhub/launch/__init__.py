@@ -1,5 +1,5 @@
 """Launcher protocol and its implementations."""
 
-from .base import LaunchFailed, Launcher
+from .base import Launcher, LaunchFailed
 
 __all__ = ["LaunchFailed", "Launcher"]
