@@ -21,3 +21,6 @@ class Launcher(Protocol):
 
     def alive(self, handle: str) -> bool | None:
         """Whether the runner is still running; None when the launcher cannot tell (events do)."""
+
+    def describe_exit(self, handle: str) -> str:
+        """How a runner that is no longer alive ended (exit code, signal, stop reason), for messages."""

@@ -71,7 +71,10 @@ class JobRecord(BaseModel):
     error_message: str | None = None
     created_at: datetime
     updated_at: datetime
+    dispatched_at: datetime | None = None
+    """When the current attempt was launched; its timeout counts from here."""
     started_at: datetime | None = None
+    """When the runner of the current attempt began."""
     finished_at: datetime | None = None
     heartbeat_at: datetime | None = None
     version: int = 0

@@ -1,0 +1,16 @@
+"""Request-scoped access to the application context."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from evalhub.context import Context
+from fastapi import Depends, Request
+
+
+def context(request: Request) -> Context:
+    ctx: Context = request.app.state.context
+    return ctx
+
+
+Ctx = Annotated[Context, Depends(context)]
