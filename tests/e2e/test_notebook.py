@@ -160,7 +160,11 @@ SINGLE = {
     "limit": 100,
     "num_fewshot": 0,
     "experiment_name": "Single Benchmark - ARC Easy",
-    "tags": {"example_type": "single_benchmark", "provider": "lm_evaluation_harness", "benchmark": "arc_easy"},
+    "tags": {
+        "example_type": "single_benchmark",
+        "provider": "lm_evaluation_harness",
+        "benchmark": "arc_easy",
+    },
 }
 
 
@@ -198,8 +202,16 @@ EXPLICIT = {
                     "type": "lm-evaluation-harness",
                     "config": {"batch_size": 1, "device": "cpu"},
                     "benchmarks": [
-                        {"name": "arc_easy", "tasks": ["arc_easy"], "config": {"num_fewshot": 5, "limit": 50}},
-                        {"name": "hellaswag", "tasks": ["hellaswag"], "config": {"num_fewshot": 10, "limit": 100}},
+                        {
+                            "name": "arc_easy",
+                            "tasks": ["arc_easy"],
+                            "config": {"num_fewshot": 5, "limit": 50},
+                        },
+                        {
+                            "name": "hellaswag",
+                            "tasks": ["hellaswag"],
+                            "config": {"num_fewshot": 10, "limit": 100},
+                        },
                     ],
                 }
             ],
@@ -241,7 +253,11 @@ def nemo_request(nemo_port: int) -> dict[str, object]:
                             "top_p": 0.95,
                         },
                         "benchmarks": [
-                            {"name": "mmlu_pro_sample", "tasks": ["mmlu_pro"], "config": {"limit": 25, "num_fewshot": 5}}
+                            {
+                                "name": "mmlu_pro_sample",
+                                "tasks": ["mmlu_pro"],
+                                "config": {"limit": 25, "num_fewshot": 5},
+                            }
                         ],
                     }
                 ],
@@ -249,7 +265,11 @@ def nemo_request(nemo_port: int) -> dict[str, object]:
                 "retry_attempts": 1,
             }
         ],
-        "tags": {"example_type": "nemo_evaluator_single", "complexity": "advanced", "backend": "remote_container"},
+        "tags": {
+            "example_type": "nemo_evaluator_single",
+            "complexity": "advanced",
+            "backend": "remote_container",
+        },
     }
 
 
@@ -306,7 +326,9 @@ def test_evaluation_cells(api: httpx.Client) -> None:
         test_request = {
             "request_id": str(uuid4()),
             "experiment_name": "config test",
-            "evaluations": [{"name": "Config test", "model_name": "gpt-4o-mini", "risk_category": "low", **config}],
+            "evaluations": [
+                {"name": "Config test", "model_name": "gpt-4o-mini", "risk_category": "low", **config}
+            ],
         }
         r = api.post("/evaluations", json=test_request)
         if ok:
@@ -318,14 +340,20 @@ def test_evaluation_cells(api: httpx.Client) -> None:
 
     # Status of one, then the list (newest first), then system metrics.
     status = api.get(f"/evaluations/{created[1]}").json()
-    assert {"status", "progress_percentage", "total_evaluations", "completed_evaluations", "failed_evaluations"} <= (
-        status.keys()
-    )
+    assert {
+        "status",
+        "progress_percentage",
+        "total_evaluations",
+        "completed_evaluations",
+        "failed_evaluations",
+    } <= (status.keys())
     listed = api.get("/evaluations")
     assert listed.status_code == 200
     ids = [e["request_id"] for e in listed.json()]
     assert set(created) <= set(ids)
-    assert all({"request_id", "status", "progress_percentage", "created_at"} <= e.keys() for e in listed.json())
+    assert all(
+        {"request_id", "status", "progress_percentage", "created_at"} <= e.keys() for e in listed.json()
+    )
     page = api.get("/evaluations", params={"limit": 3})
     assert len(page.json()) == 3 and page.headers["X-Next-Page-Token"]
     nxt = api.get("/evaluations", params={"limit": 3, "page_token": page.headers["X-Next-Page-Token"]})
@@ -376,7 +404,12 @@ def test_restart_keeps_models_and_evaluations(tmp_path: Path) -> None:
     home = tmp_path / "home"
     env = {"EVALHUB_MAX_CONCURRENT_JOBS": "1"}
     with running_hub(home, env) as hub, httpx.Client(base_url=hub.api, timeout=30) as api:
-        model = {"model_id": "keep-me", "model_name": "Keep me", "model_type": "vllm", "base_url": "http://127.0.0.1:9/v1"}
+        model = {
+            "model_id": "keep-me",
+            "model_name": "Keep me",
+            "model_type": "vllm",
+            "base_url": "http://127.0.0.1:9/v1",
+        }
         assert api.post("/models", json=model).status_code == 201
         req = risk_request("keep-me")
         assert api.post("/evaluations", json=req).status_code == 202

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from ..catalog import Catalog
-from ..errors import InvalidRequest
+from ..errors import InvalidRequest, NotFound
 from ..models import (
     BackendSpec,
     BackendType,
@@ -93,7 +93,10 @@ def _backends_of(evaluation: EvaluationSpec, catalog: Catalog, where: str) -> li
         params = {"limit": risk.limit, "num_fewshot": risk.num_fewshot}
         refs += [(ref, params) for ref in risk.benchmarks]
     if evaluation.collection_id is not None:
-        collection = catalog.collection(evaluation.collection_id)
+        try:
+            collection = catalog.collection(evaluation.collection_id)
+        except NotFound as e:  # a bad reference inside a body is a body error, not a missing URL
+            raise InvalidRequest(f"{where}: {e.detail}") from e
         refs += [(ref, {}) for ref in collection.benchmarks]
     by_provider: dict[str, list[dict[str, Any]]] = {}
     for ref, params in refs:
