@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from evalhub import __version__
-from evalhub.context import Context
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
+
+from evalhub import __version__
+from evalhub.context import Context
 
 from . import errors
 from .routers import catalog, evaluations, models, system

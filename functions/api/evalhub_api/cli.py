@@ -12,6 +12,7 @@ from evalhub.settings import Settings
 
 def serve(host: str, port: int) -> None:
     import uvicorn
+
     from evalhub.context import build_context
     from evalhub_dispatcher.worker import LocalWorker
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from evalhub.context import Context
 from fastapi import Depends, Request
+
+from evalhub.context import Context
 
 
 def context(request: Request) -> Context:

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import logging
 
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
 from evalhub.errors import (
     AlreadyExists,
     Conflict,
@@ -14,10 +19,6 @@ from evalhub.errors import (
     StorageUnavailable,
     TransitionRejected,
 )
-from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 
 log = logging.getLogger(__name__)
 

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from evalhub.models import Benchmark, BenchmarkList, Collection, CollectionList, Provider, ProviderList
 from fastapi import APIRouter, Query
+
+from evalhub.models import Benchmark, BenchmarkList, Collection, CollectionList, Provider, ProviderList
 
 from ..deps import Ctx
 

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from fastapi import APIRouter, Query, Response, status
+
 from evalhub.models import (
     CancelResponse,
     EvaluationRequestCreate,
@@ -10,7 +12,6 @@ from evalhub.models import (
     SingleBenchmarkEvaluation,
 )
 from evalhub.services import evaluations
-from fastapi import APIRouter, Query, Response, status
 
 from ..deps import Ctx
 

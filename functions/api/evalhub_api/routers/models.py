@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from evalhub.models import Message, Model, ModelCreate, ModelList, ModelUpdate
 from fastapi import APIRouter, status
+
+from evalhub.models import Message, Model, ModelCreate, ModelList, ModelUpdate
 
 from ..deps import Ctx
 

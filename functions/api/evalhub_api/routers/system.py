@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+from fastapi import APIRouter, Request
+
 from evalhub.models import ComponentHealth, Health, SystemMetrics
 from evalhub.services import system
-from fastapi import APIRouter, Request
 
 from ..deps import Ctx
 
