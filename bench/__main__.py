@@ -1,0 +1,19 @@
+"""Run every benchmark and print its numbers."""
+
+from __future__ import annotations
+
+import sys
+
+from . import cold_start, submit
+
+
+def main() -> None:
+    for bench in (cold_start, submit):
+        print(f"== {bench.__name__}: {(bench.__doc__ or '').strip().splitlines()[0]}")
+        bench.run()
+        print()
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
