@@ -25,6 +25,18 @@ class Settings(BaseSettings):
     queue_url: str | None = None
     results_bucket: str | None = None
     launcher: Literal["process", "ecs", "batch"] = "process"
+    """Where GPU jobs go on AWS (ECS on the GPU capacity provider, or AWS Batch); CPU jobs use Fargate."""
+    ecs_cluster: str | None = None
+    ecs_cpu_task_definition: str | None = None
+    ecs_gpu_task_definition: str | None = None
+    ecs_gpu_capacity_provider: str | None = None
+    subnets: str = ""
+    """Comma-separated subnet ids for Fargate tasks."""
+    security_groups: str = ""
+    """Comma-separated security group ids for Fargate tasks."""
+    batch_job_queue: str | None = None
+    batch_job_definition: str | None = None
+    runner_container_name: str = "runner"
 
     # Execution.
     max_concurrent_jobs: int = Field(default=2, ge=1)
