@@ -140,7 +140,7 @@ class EvaluationSpec(BaseModel):
     backends: list[BackendSpec] = Field(default_factory=list, max_length=20)
     risk_category: RiskCategory | None = None
     collection_id: str | None = Field(default=None, min_length=1)
-    timeout_minutes: int = Field(default=60, gt=0, le=7 * 24 * 60)
+    timeout_minutes: float = Field(default=60, gt=0, le=7 * 24 * 60)
     retry_attempts: int = Field(default=0, ge=0, le=10)
 
     @field_validator("name", "model_name")
@@ -177,7 +177,7 @@ class SingleBenchmarkEvaluation(BaseModel):
     model_name: str = Field(min_length=1, max_length=256)
     model_configuration: ModelConfiguration = Field(default_factory=ModelConfiguration)
     backend_config: dict[str, Any] = Field(default_factory=dict)
-    timeout_minutes: int = Field(default=60, gt=0, le=7 * 24 * 60)
+    timeout_minutes: float = Field(default=60, gt=0, le=7 * 24 * 60)
     retry_attempts: int = Field(default=0, ge=0, le=10)
     limit: int | None = Field(default=None, gt=0)
     num_fewshot: int | None = Field(default=None, ge=0)

@@ -54,7 +54,8 @@ class JobRecord(BaseModel):
     benchmark_config: dict[str, Any] = Field(default_factory=dict)
     """limit, num_fewshot and other per-benchmark parameters."""
     custom_task: dict[str, Any] | None = None
-    timeout_minutes: int
+    timeout_minutes: float
+    """Per attempt, from its launch; fractions allowed (0.5 = 30 s)."""
     max_attempts: int
     """1 + retry_attempts."""
 

@@ -128,7 +128,7 @@ def reap(ctx: Context) -> int:
         if now - since > timedelta(minutes=job.timeout_minutes):
             _stop(ctx, job, "timed out")
             acted += (
-                fail(ctx, job, f"timed out: still running after timeout_minutes={job.timeout_minutes}")
+                fail(ctx, job, f"timed out: still running after timeout_minutes={job.timeout_minutes:g}")
                 is not None
             )
         elif job.heartbeat_at and now - job.heartbeat_at > stale_after:
