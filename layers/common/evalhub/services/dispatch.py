@@ -4,6 +4,7 @@ launch a queued job once, retry or fail jobs whose runner died, timed out or wen
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import timedelta
 from enum import StrEnum
 
@@ -102,13 +103,16 @@ def fail_or_retry(ctx: Context, job: JobRecord, reason: str) -> JobRecord | None
         return None
 
 
-def fail(ctx: Context, job: JobRecord, reason: str) -> JobRecord | None:
-    """End an in-flight job as ``failed`` whatever attempts remain (e.g. it ran past its timeout)."""
+def fail(
+    ctx: Context, job: JobRecord, reason: str, expected: Collection[JobStatus] = IN_FLIGHT
+) -> JobRecord | None:
+    """End a job as ``failed`` whatever attempts remain (it ran past its timeout, or its message is
+    poison). None if it was not in one of ``expected``."""
     try:
         return ctx.store.transition_job(
             job.request_id,
             job.job_id,
-            expected=IN_FLIGHT,
+            expected=expected,
             to=JobStatus.FAILED,
             changes={"error_message": reason, "finished_at": utcnow()},
             rollup=rollup,
