@@ -20,7 +20,7 @@ def health() -> dict[str, str]:
     return {"status": "healthy"}
 handler = Mangum(app, lifespan="off")
 t_import = time.perf_counter() - t
-handler(EVENT, None)
+handler(EVENT, Ctx())
 print(t_import, time.perf_counter() - t)
 """
 
@@ -28,11 +28,14 @@ HUB = """
 import time; t = time.perf_counter()
 from evalhub_api.handler import handler
 t_import = time.perf_counter() - t
-handler(EVENT, None)
+handler(EVENT, Ctx())
 print(t_import, time.perf_counter() - t)
 """
 
 EVENT = """
+class Ctx:
+    function_name = "bench"; memory_limit_in_mb = 512; aws_request_id = "r-1"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
 EVENT = {
     "version": "2.0", "routeKey": "$default", "rawPath": "/api/v1/health", "rawQueryString": "",
     "headers": {"host": "x"}, "isBase64Encoded": False,
@@ -45,9 +48,10 @@ EVENT = {
 def measure(code: str, env: dict[str, str]) -> tuple[float, float]:
     imports, firsts = [], []
     for _ in range(RUNS):
-        out = subprocess.run(
+        stdout = subprocess.run(
             [sys.executable, "-c", EVENT + code], capture_output=True, text=True, env=env, check=True
-        ).stdout.split()
+        ).stdout
+        out = stdout.strip().splitlines()[-1].split()  # the handler logs JSON lines before it
         imports.append(float(out[0]))
         firsts.append(float(out[1]))
     return statistics.median(imports), statistics.median(firsts)
