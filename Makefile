@@ -36,8 +36,8 @@ install-dev: $(VENV)/.installed-dev
 run: $(VENV)/.installed-run
 	$(BIN)/evalhub serve --host $(HOST) --port $(PORT)
 
-## test: lint (ruff), types (mypy), template linters (cfn-lint, sam validate), then pytest
-test: lint types sam-lint pytest
+## test: lint (ruff), types (mypy), template linters (cfn-lint, sam validate), sam build, then pytest
+test: lint types sam-lint sam-build pytest
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
@@ -50,8 +50,9 @@ sam-lint: $(SAM_VENV)/.installed
 	$(SAM_VENV)/bin/cfn-lint template.yaml
 	$(SAM_VENV)/bin/sam validate --lint --template template.yaml --region us-east-1
 
+# sam build needs the Lambda runtime's python3.12 on PATH; pyenv provides it beside the default 3.11.
 sam-build: $(SAM_VENV)/.installed
-	$(SAM_VENV)/bin/sam build --template template.yaml
+	PYENV_VERSION=$${PYENV_VERSION:-3.11.7:3.12.1} $(SAM_VENV)/bin/sam build --template template.yaml
 
 pytest: $(VENV)/.installed-dev
 	$(BIN)/pytest -q $(PYTEST_ARGS)

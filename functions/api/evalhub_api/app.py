@@ -35,6 +35,8 @@ def create_app(ctx: Context) -> FastAPI:
             return JSONResponse(
                 status_code=413, content={"detail": f"request body larger than {MAX_BODY_BYTES} bytes"}
             )
+        if ctx.settings.public_url is None:  # e.g. in Lambda: the URL API Gateway was reached at
+            ctx.settings.public_url = str(request.base_url).rstrip("/")
         return await call_next(request)
 
     @app.get("/", include_in_schema=False)

@@ -17,8 +17,9 @@ class Settings(BaseSettings):
 
     mode: Literal["local", "aws"] = "local"
     home: Path = Field(default_factory=lambda: Path.home() / ".evalhub")
-    public_url: str = "http://localhost:8000"
-    """Base URL people use to reach the API; experiment URLs are built from it."""
+    public_url: str | None = None
+    """Base URL people use to reach the API; experiment URLs are built from it. When unset, the API
+    takes it from the first request it serves (behind API Gateway, the stage's URL)."""
 
     # AWS mode resources (required when mode == "aws").
     table_name: str | None = None

@@ -179,7 +179,8 @@ def _end_job(ctx: Context, job: JobRecord, to: JobStatus, reason: str) -> JobRec
 
 
 def experiment_url(ctx: Context, request_id: str) -> str:
-    return f"{ctx.settings.public_url.rstrip('/')}/api/v1/evaluations/{request_id}"
+    base = (ctx.settings.public_url or "").rstrip("/")
+    return f"{base}/api/v1/evaluations/{request_id}"
 
 
 def view(ctx: Context, request: RequestRecord, jobs: list[JobRecord]) -> EvaluationResponse:
