@@ -45,11 +45,13 @@ class Context:
 
 
 def build_launcher(settings: Settings) -> Launcher:
-    if settings.launcher == "process":
+    if settings.mode == "local":
         from .launch.process import ProcessLauncher
 
         return ProcessLauncher(settings)
-    raise NotImplementedError(f"launcher '{settings.launcher}' is not available yet")
+    from .launch.routing import build_aws_launcher
+
+    return build_aws_launcher(settings)
 
 
 def build_context(settings: Settings | None = None) -> Context:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AlreadyExists, InvalidRequest, NotFound, StorageUnavailable, TransitionRejected
-from ..models import JobRecord, JobStatus, Model, RequestRecord, RequestStatus, utcnow
+from ..models import JOB_TRANSITIONS, JobRecord, JobStatus, Model, RequestRecord, RequestStatus, utcnow
 from .base import Page, Rollup
 
 SCHEMA = """
@@ -243,6 +243,11 @@ class SqliteStore:
         if job.status not in expected:
             raise TransitionRejected(
                 f"Job '{job_id}' is {job.status.value}, not {' or '.join(sorted(s.value for s in expected))}"
+            )
+        to = changes.get("status")
+        if to is not None and JobStatus(to) not in JOB_TRANSITIONS[job.status]:
+            raise TransitionRejected(
+                f"Job '{job_id}' cannot move from {job.status.value} to {JobStatus(to).value}"
             )
         updated = JobRecord.model_validate(
             {**job.model_dump(), **changes, "version": job.version + 1, "updated_at": utcnow()}
