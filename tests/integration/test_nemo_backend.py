@@ -12,11 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
+
 from evalhub.models import JobRecord, ModelType
 from evalhub.models.common import BackendType
 from evalhub_runner.backends.base import BackendError, ResolvedModel
 from evalhub_runner.backends.nemo import NemoBackend, entity_name, flatten_metrics
-
 from tests.support.nemo_server import NemoServer
 
 SECRET = "sk-test-secret-from-env"

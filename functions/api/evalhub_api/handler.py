@@ -30,6 +30,7 @@ def _build() -> Handler:
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
     @metrics.log_metrics
     def entry(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        _ensure_event_loop()
         result: dict[str, Any] = app(event, context)
         status = int(result.get("statusCode", 500))
         metrics.add_metric(name="ApiRequests", unit=MetricUnit.Count, value=1)
@@ -39,6 +40,17 @@ def _build() -> Handler:
         return result
 
     return entry
+
+
+def _ensure_event_loop() -> None:
+    """Mangum runs each event on ``asyncio.get_event_loop()``, which fails once anything in the process
+    has called ``asyncio.run`` (it leaves no current loop); give it a fresh one then."""
+    import asyncio
+
+    try:
+        asyncio.get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

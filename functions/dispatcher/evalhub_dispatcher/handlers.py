@@ -87,7 +87,7 @@ def dispatch_record(record: SQSRecord) -> str:
     return outcome.value
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def dispatch(event: dict[str, Any], lambda_context: LambdaContext) -> dict[str, Any]:
@@ -97,7 +97,7 @@ def dispatch(event: dict[str, Any], lambda_context: LambdaContext) -> dict[str, 
     return dict(response)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def state_change(event: dict[str, Any], lambda_context: LambdaContext) -> dict[str, Any]:
@@ -117,7 +117,7 @@ def state_change(event: dict[str, Any], lambda_context: LambdaContext) -> dict[s
     return {"action": action}
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def reap(event: dict[str, Any], lambda_context: LambdaContext) -> dict[str, Any]:
@@ -145,7 +145,7 @@ def _submit_stored(key: str, fresh_id: bool) -> dict[str, Any]:
     return {"key": key, "accepted": True, "request_id": response.request_id}
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def submit_from_s3(event: dict[str, Any], lambda_context: LambdaContext) -> dict[str, Any]:
@@ -153,7 +153,7 @@ def submit_from_s3(event: dict[str, Any], lambda_context: LambdaContext) -> dict
     return _submit_stored(event["detail"]["object"]["key"], fresh_id=False)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def submit_scheduled(event: dict[str, Any], lambda_context: LambdaContext) -> dict[str, Any]:

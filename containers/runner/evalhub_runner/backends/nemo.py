@@ -77,6 +77,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from evalhub.models import JobRecord
 from evalhub.models.evaluation import NemoBackendConfig
 
