@@ -19,6 +19,7 @@ import pytest
 from evalhub.models import BackendType, JobRecord, LmEvalBackendConfig, ModelType
 from evalhub_runner.backends.base import BackendError, BackendResult, ResolvedModel
 from evalhub_runner.backends.lm_eval import LmEvalBackend, headline_metrics, lm_spec, unscorable_reason
+from tests.support.direct import direct
 from tests.support.model_server import ModelServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,32 +65,6 @@ def vllm(base_url: str, **fields: Any) -> ResolvedModel:
 def run(job: JobRecord, model: ResolvedModel, workdir: Path) -> tuple[BackendResult, list[float]]:
     seen: list[float] = []
     return LmEvalBackend().run(job, model, seen.append, workdir), seen
-
-
-def direct(model: str, model_args: str, tasks: list[str], *, chat: bool, **kwargs: Any) -> dict[str, Any]:
-    """lm-eval run the way a user runs it, from the tasks' directory (relative data_files)."""
-    import lm_eval
-    from lm_eval.tasks import TaskManager
-
-    here = os.getcwd()
-    os.chdir(TASKS)
-    try:
-        results = lm_eval.simple_evaluate(
-            model=model,
-            model_args=model_args,
-            tasks=tasks,
-            task_manager=TaskManager(include_path=str(TASKS), include_defaults=False),
-            apply_chat_template=chat,
-            random_seed=SEED,
-            numpy_random_seed=SEED,
-            torch_random_seed=SEED,
-            fewshot_random_seed=SEED,
-            **kwargs,
-        )
-    finally:
-        os.chdir(here)
-    assert results is not None
-    return results
 
 
 def free_port() -> int:

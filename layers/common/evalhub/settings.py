@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     # Execution.
     max_concurrent_jobs: int = Field(default=2, ge=1)
     heartbeat_timeout_seconds: int = Field(default=300, ge=5)
-    heartbeat_interval_seconds: float = Field(default=2.0, gt=0)
+    heartbeat_interval_seconds: float = Field(default=1.0, gt=0)
     worker_poll_seconds: float = Field(default=0.5, gt=0)
     max_jobs_per_request: int = Field(default=500, ge=1)
 
