@@ -113,6 +113,14 @@ def test_scores_equal_a_direct_lm_eval_run_and_progress_rises(api: httpx.Client)
         assert len(samples.read_text().splitlines()) == 20
     assert status["aggregated_metrics"]
 
+    # And the results are readable through the API
+    job = status["results"][0]
+    url = f"/evaluations/{body['request_id']}/jobs/{job['job_id']}/artifacts"
+    assert api.get(f"{url}/results").json()["results"][job["tasks"][0]]
+    assert len(api.get(f"{url}/samples/{job['tasks'][0]}").text.splitlines()) == 20
+    missing = api.get(f"{url}/nope")
+    assert missing.status_code == 404 and "summary" in missing.json()["detail"]
+
 
 def test_a_model_whose_endpoint_refuses_connections_fails_with_that_reason(api: httpx.Client) -> None:
     model = {

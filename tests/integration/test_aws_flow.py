@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -93,12 +94,14 @@ class Stack:
     queues: SqsQueues
     bucket: str
     ecs: EcsSetup
+    last: dict[str, Any] | None = None
 
     def api(self, method: str, path: str, body: Any = None, rest: bool = False) -> tuple[int, Any]:
         from evalhub_api.handler import handler
 
         event = rest_api_event(method, path, body) if rest else http_api_event(method, path, body)
         result = handler(event, LambdaContext())
+        self.last = result
         raw = result["body"]
         if result.get("isBase64Encoded"):
             raw = base64.b64decode(raw).decode()
@@ -312,6 +315,15 @@ def test_an_evaluation_runs_through_the_whole_aws_stack(
         assert uri.startswith(f"s3://{stack.bucket}/results/{body['request_id']}/{job['job_id']}/")
         key = uri.removeprefix(f"s3://{stack.bucket}/")
         assert "model_args" in s3.get_object(Bucket=stack.bucket, Key=key)["Body"].read().decode()
+    # And the API hands out presigned links to them
+    job = result["results"][0]
+    status, _ = stack.api(
+        "GET", f"/api/v1/evaluations/{body['request_id']}/jobs/{job['job_id']}/artifacts/summary"
+    )
+    assert status == 307 and stack.last is not None
+    link = stack.last["headers"]["location"]
+    assert link.startswith(os.environ["AWS_ENDPOINT_URL"]) and "Signature" in link
+    assert json.loads(urllib.request.urlopen(link).read())["job_id"] == job["job_id"]
     # And the metrics are exactly those of the same evaluation in local mode
     assert [job["metrics"] for job in result["results"]] == local_metrics(tmp_path, model_server, body)
     # And the REST API (v1) event shape answers the same

@@ -66,7 +66,7 @@ def build_context(settings: Settings | None = None) -> Context:
             settings=settings,
             store=SqliteStore(settings.db_path),
             queue=LocalQueue(settings.db_path),
-            blobs=FileBlobStore(settings.results_dir),
+            blobs=FileBlobStore(settings.home),  # keys start with results/, so files land in results_dir
         )
     from .blobs.s3 import S3BlobStore
     from .queue.sqs import SqsQueue

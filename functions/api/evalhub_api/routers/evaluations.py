@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
+from fastapi.responses import RedirectResponse
 
 from evalhub.models import (
     CancelResponse,
@@ -61,3 +62,20 @@ def get_evaluation(ctx: Ctx, request_id: str) -> EvaluationResponse:
 @router.delete("/{request_id}", response_model=CancelResponse)
 def cancel_evaluation(ctx: Ctx, request_id: str) -> CancelResponse:
     return evaluations.cancel(ctx, request_id)
+
+
+@router.get(
+    "/{request_id}/jobs/{job_id}/artifacts/{name:path}",
+    response_class=Response,
+    responses={
+        200: {"description": "the artifact (local mode)"},
+        307: {"description": "a presigned S3 link"},
+    },
+)
+def get_artifact(ctx: Ctx, request_id: str, job_id: str, name: str) -> Response:
+    """One of a job's results files (results, summary, samples/<task>)."""
+    found = evaluations.artifact(ctx, request_id, job_id, name)
+    if found.link is not None:
+        return RedirectResponse(found.link, status_code=status.HTTP_307_TEMPORARY_REDIRECT)
+    media = "application/x-ndjson" if name.startswith("samples/") else "application/json"
+    return Response(content=found.content, media_type=media)

@@ -7,6 +7,7 @@ import json
 import logging
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 
 from ..context import Context
 from ..errors import AlreadyExists, Conflict, EvalHubError, NotFound, StorageUnavailable, TransitionRejected
@@ -178,6 +179,31 @@ def _end_job(ctx: Context, job: JobRecord, to: JobStatus, reason: str) -> JobRec
     )
 
 
+@dataclass(frozen=True)
+class Artifact:
+    """Where to read one of a job's artifacts: a link to hand out (presigned S3 URL), or the bytes."""
+
+    name: str
+    link: str | None
+    content: bytes | None
+
+
+def artifact(ctx: Context, request_id: str, job_id: str, name: str) -> Artifact:
+    job = ctx.store.get_job(request_id, job_id)
+    if job is None:
+        raise NotFound(f"Job '{job_id}' of evaluation '{request_id}' not found")
+    uri = job.artifacts.get(name)
+    if uri is None:
+        known = ", ".join(sorted(job.artifacts)) or "none yet"
+        raise NotFound(f"Job '{job_id}' has no artifact '{name}'; it has: {known}")
+    # The runner writes every artifact directly under results/<request_id>/<job_id>/.
+    key = f"results/{request_id}/{job_id}/{uri.rsplit('/', 1)[-1]}"
+    link = ctx.blobs.link(key)
+    if link.startswith(("http://", "https://")):
+        return Artifact(name, link, None)
+    return Artifact(name, None, ctx.blobs.get(key))
+
+
 def experiment_url(ctx: Context, request_id: str) -> str:
     base = (ctx.settings.public_url or "").rstrip("/")
     return f"{base}/api/v1/evaluations/{request_id}"
@@ -251,4 +277,14 @@ def _aggregate(jobs: list[JobRecord]) -> dict[str, float]:
     return {name: sum(v) / len(v) for name, v in sorted(values.items())}
 
 
-__all__ = ["EvalHubError", "cancel", "get", "list_requests", "submit", "submit_single", "view"]
+__all__ = [
+    "Artifact",
+    "EvalHubError",
+    "artifact",
+    "cancel",
+    "get",
+    "list_requests",
+    "submit",
+    "submit_single",
+    "view",
+]
