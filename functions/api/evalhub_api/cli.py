@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
 
 from evalhub.settings import Settings
 
@@ -23,18 +22,23 @@ def serve(host: str, port: int) -> None:
             f"http://{'localhost' if host in ('0.0.0.0', '127.0.0.1') else host}:{port}"
         )
     settings = Settings()
-    if settings.mode != "local":
-        sys.exit("evalhub serve runs the local mode; on AWS the API runs in Lambda (see README)")
     ctx = build_context(settings)
-    worker = LocalWorker(ctx)
     app = create_app(ctx)
-    app.state.worker = worker
-    worker.start()
-    logging.getLogger("evalhub").info("state in %s", settings.home)
+    worker = None
+    # A worker dispatches here when runners are local processes: always in local mode, and in AWS
+    # mode against moto or real services with EVALHUB_LAUNCHER=process. Otherwise the dispatcher
+    # Lambda does it and this process only serves the API.
+    if settings.launcher == "process":
+        worker = LocalWorker(ctx)
+        app.state.worker = worker
+        worker.start()
+    where = settings.home if settings.mode == "local" else f"table {settings.table_name}"
+    logging.getLogger("evalhub").info("%s mode, state in %s", settings.mode, where)
     try:
         uvicorn.run(app, host=host, port=port, log_level=os.environ.get("LOG_LEVEL", "info").lower())
     finally:
-        worker.stop()
+        if worker is not None:
+            worker.stop()
         ctx.close()
 
 

@@ -45,7 +45,7 @@ class Context:
 
 
 def build_launcher(settings: Settings) -> Launcher:
-    if settings.mode == "local":
+    if settings.launcher == "process":  # local mode, or AWS services with runners on this machine
         from .launch.process import ProcessLauncher
 
         return ProcessLauncher(settings)

@@ -66,7 +66,7 @@ def metrics(ctx: Context) -> SystemMetrics:
 
 def _runner_rss_mb(ctx: Context, handles: list[str]) -> float:
     """Resident memory of local runner processes (their handles are pids); 0 where runners are remote."""
-    if ctx.settings.mode != "local":
+    if ctx.settings.launcher != "process":
         return 0.0
     total = 0
     for handle in handles:
