@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evalhub.catalog.loader import CATEGORIES
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "layers/common/evalhub/catalog/data/lm_evaluation_harness.json"
 
@@ -30,20 +32,6 @@ PROVIDER = {
     ),
 }
 
-CATEGORIES = (
-    "general",
-    "knowledge",
-    "multilingual",
-    "math",
-    "reasoning",
-    "science",
-    "logic_reasoning",
-    "medical",
-    "language_modeling",
-    "safety",
-    "reading_comprehension",
-    "code",
-)
 
 # category -> (benchmark_id, name, description, space-separated tags)
 CURATED: dict[str, list[tuple[str, str, str, str]]] = {

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..awsclient import LazyClient
 from ..errors import NotFound, StorageUnavailable
 from .files import checked_key
 
@@ -20,19 +20,11 @@ class S3BlobStore:
     def __init__(self, bucket: str, prefix: str = "", client: S3Client | None = None) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
-        self._client = client
-        self._client_lock = threading.Lock()
+        self._client: LazyClient[S3Client] = LazyClient("s3", client)
 
     @property
     def client(self) -> S3Client:
-        # Created on first use: importing boto3 and building a client is slow on a cold Lambda.
-        if self._client is None:
-            with self._client_lock:
-                if self._client is None:
-                    import boto3
-
-                    self._client = boto3.session.Session().client("s3")
-        return self._client
+        return self._client()
 
     def _key(self, key: str) -> str:
         key = checked_key(key)

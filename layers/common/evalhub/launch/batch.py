@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 import math
 import re
-import threading
 from typing import TYPE_CHECKING
 
+from ..awsclient import LazyClient
 from ..models import JobRecord
 from ._aws import job_tags, runner_environment, vendor_errors
 from .base import LaunchFailed
@@ -40,19 +40,11 @@ class BatchLauncher:
     def __init__(self, job_queue: str, job_definition: str, client: BatchClient | None = None) -> None:
         self.job_queue = job_queue
         self.job_definition = job_definition
-        self._client = client
-        self._client_lock = threading.Lock()
+        self._client: LazyClient[BatchClient] = LazyClient("batch", client)
 
     @property
     def client(self) -> BatchClient:
-        # Created on first use: importing boto3 and building a client is slow on a cold Lambda.
-        if self._client is None:
-            with self._client_lock:
-                if self._client is None:
-                    import boto3
-
-                    self._client = boto3.session.Session().client("batch")
-        return self._client
+        return self._client()
 
     def launch(self, job: JobRecord) -> str:
         with vendor_errors(f"Batch SubmitJob to queue {self.job_queue}"):

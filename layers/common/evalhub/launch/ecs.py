@@ -8,9 +8,9 @@ through the VPC's NAT or endpoints).
 from __future__ import annotations
 
 import logging
-import threading
 from typing import TYPE_CHECKING
 
+from ..awsclient import LazyClient
 from ..models import JobRecord
 from ._aws import idempotency_token, job_tags, runner_environment, vendor_errors
 from .base import LaunchFailed
@@ -49,19 +49,11 @@ class EcsLauncher:
         self.subnets = subnets
         self.security_groups = security_groups
         self.container_name = container_name
-        self._client = client
-        self._client_lock = threading.Lock()
+        self._client: LazyClient[ECSClient] = LazyClient("ecs", client)
 
     @property
     def client(self) -> ECSClient:
-        # Created on first use: importing boto3 and building a client is slow on a cold Lambda.
-        if self._client is None:
-            with self._client_lock:
-                if self._client is None:
-                    import boto3
-
-                    self._client = boto3.session.Session().client("ecs")
-        return self._client
+        return self._client()
 
     def launch(self, job: JobRecord) -> str:
         return self.launch_on(job, gpu=needs_gpu(job))

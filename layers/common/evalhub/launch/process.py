@@ -25,12 +25,25 @@ class ProcessLauncher:
         self.settings = settings
         self.python = python
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
+        self._exited: dict[int, int] = {}
+        """pid -> return code of runners that ended (the oldest are dropped first when it grows)."""
         self._lock = threading.Lock()
 
     def log_path(self, job: JobRecord) -> Path:
         return self.settings.home / "logs" / job.request_id / f"{job.job_id}.attempt-{job.attempts}.log"
 
+    def _collect(self) -> None:
+        """Wait for runners that ended (no zombies pile up), keeping their exit codes for messages."""
+        with self._lock:
+            for pid, proc in list(self._procs.items()):
+                if proc.poll() is not None:
+                    self._exited[pid] = proc.returncode
+                    del self._procs[pid]
+            while len(self._exited) > 10_000:
+                self._exited.pop(next(iter(self._exited)))
+
     def launch(self, job: JobRecord) -> str:
+        self._collect()
         log_path = self.log_path(job)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {
@@ -61,6 +74,8 @@ class ProcessLauncher:
         pid = int(handle)
         with self._lock:
             proc = self._procs.get(pid)
+            if proc is None and pid in self._exited:
+                return False
         if proc is not None:
             return proc.poll() is None
         # Started by an earlier server process: look it up by pid, and make sure it is still a runner.
@@ -73,9 +88,9 @@ class ProcessLauncher:
     def describe_exit(self, handle: str) -> str:
         with self._lock:
             proc = self._procs.get(int(handle))
-        if proc is None or proc.returncode is None:
+            code = proc.returncode if proc is not None else self._exited.get(int(handle))
+        if code is None:
             return f"process {handle} is gone"
-        code = proc.returncode
         if code < 0:
             return f"process {handle} was killed by {signal.Signals(-code).name}"
         return f"process {handle} exited with code {code}"

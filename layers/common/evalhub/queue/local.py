@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import StorageUnavailable
+from ..sqlitedb import connect, immediate
 from .base import Delivery, JobMessage
 
 SCHEMA = """
@@ -37,10 +38,7 @@ class LocalQueue:
     def __init__(self, db_path: Path, visibility_timeout: float = 60) -> None:
         self.db_path = db_path
         self.visibility_timeout = visibility_timeout
-        db_path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(db_path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA busy_timeout=30000")
+        self._conn = connect(db_path)
         self._conn.executescript(SCHEMA)
         # One connection for every thread: the lock keeps its transactions apart; the condition
         # wakes a waiting receive as soon as this process sends.
@@ -51,13 +49,8 @@ class LocalQueue:
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._conn
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
-                self._conn.execute("COMMIT")
+                with immediate(self._conn) as conn:
+                    yield conn
             except sqlite3.OperationalError as e:  # locked past busy_timeout, disk full, unreadable
                 raise StorageUnavailable(f"Queue database {self.db_path} is unusable: {e}") from e
 

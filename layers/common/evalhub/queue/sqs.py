@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
+from ..awsclient import LazyClient
 from ..errors import InvalidRequest, StorageUnavailable
 from .base import Delivery, JobMessage
 
@@ -41,20 +41,11 @@ class SqsQueue:
     ):
         self.queue_url = queue_url
         self.visibility_timeout = visibility_timeout
-        self._client = client
-        self._owns_client = client is None
-        self._client_lock = threading.Lock()
+        self._client: LazyClient[SQSClient] = LazyClient("sqs", client)
 
     @property
     def client(self) -> SQSClient:
-        # Created on first use: importing boto3 and building a client is slow on a cold Lambda.
-        if self._client is None:
-            with self._client_lock:
-                if self._client is None:
-                    import boto3
-
-                    self._client = boto3.session.Session().client("sqs")
-        return self._client
+        return self._client()
 
     @contextmanager
     def _errors(self, ignore: frozenset[str] = frozenset()) -> Iterator[None]:
@@ -128,9 +119,7 @@ class SqsQueue:
         return sum(int(attrs.get("Attributes", {}).get(name, "0")) for name in DEPTH)
 
     def close(self) -> None:
-        if self._owns_client and self._client is not None:
-            self._client.close()
-            self._client = None
+        self._client.close()
 
 
 def parse_sqs_record(record: Mapping[str, Any]) -> Delivery:

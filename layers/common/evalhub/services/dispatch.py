@@ -91,16 +91,9 @@ def fail_or_retry(ctx: Context, job: JobRecord, reason: str) -> JobRecord | None
             ctx.queue.send([JobMessage(request_id=job.request_id, job_id=job.job_id)])
             log.warning("job %s/%s retried after: %s", job.request_id, job.job_id, reason)
             return retried
-        return ctx.store.transition_job(
-            job.request_id,
-            job.job_id,
-            expected=IN_FLIGHT,
-            to=JobStatus.FAILED,
-            changes={"error_message": reason, "finished_at": utcnow()},
-            rollup=rollup,
-        )
     except TransitionRejected:
         return None
+    return fail(ctx, job, reason)
 
 
 def fail(

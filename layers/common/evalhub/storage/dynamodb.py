@@ -39,7 +39,6 @@ import base64
 import binascii
 import json
 import random
-import threading
 import time
 import uuid
 from collections import Counter
@@ -50,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..awsclient import LazyClient
 from ..errors import AlreadyExists, InvalidRequest, NotFound, StorageUnavailable, TransitionRejected
 from ..models import JOB_TRANSITIONS, JobRecord, JobStatus, Model, RequestRecord, RequestStatus, utcnow
 from .base import Page, Rollup
@@ -95,20 +95,11 @@ class _Conflict(Exception):
 class DynamoStore:
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self.table_name = table_name
-        self._client = client
-        self._owns_client = client is None
-        self._client_lock = threading.Lock()
+        self._client: LazyClient[DynamoDBClient] = LazyClient("dynamodb", client)
 
     @property
     def client(self) -> DynamoDBClient:
-        # Created on first use: importing boto3 and building a client is slow on a cold Lambda.
-        if self._client is None:
-            with self._client_lock:
-                if self._client is None:
-                    import boto3
-
-                    self._client = boto3.session.Session().client("dynamodb")
-        return self._client
+        return self._client()
 
     @classmethod
     def create_table(cls, table_name: str, client: DynamoDBClient | None = None) -> DynamoStore:
@@ -148,9 +139,7 @@ class DynamoStore:
             raise StorageUnavailable(f"DynamoDB table {self.table_name} is {status}")
 
     def close(self) -> None:
-        if self._owns_client and self._client is not None:
-            self._client.close()
-            self._client = None
+        self._client.close()
 
     # -- models -----------------------------------------------------------------------------------
     def create_model(self, model: Model) -> None:

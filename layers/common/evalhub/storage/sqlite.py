@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import AlreadyExists, InvalidRequest, NotFound, StorageUnavailable, TransitionRejected
 from ..models import JOB_TRANSITIONS, JobRecord, JobStatus, Model, RequestRecord, RequestStatus, utcnow
+from ..sqlitedb import connect, immediate
 from .base import Page, Rollup
 
 SCHEMA = """
@@ -43,16 +44,6 @@ CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
 """
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """A connection tuned for several threads and processes sharing one file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA busy_timeout=30000")
-    return conn
-
-
 class SqliteStore:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -63,16 +54,8 @@ class SqliteStore:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; IMMEDIATE takes the file's write lock up front so that concurrent
-        read-modify-write sequences (from other processes too) serialise instead of deadlocking."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        with self._lock, immediate(self._conn) as conn:
+            yield conn
 
     def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
