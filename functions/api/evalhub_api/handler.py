@@ -6,6 +6,7 @@ FastAPI + Mangum alone (see bench/cold_start.py)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -23,8 +24,8 @@ def _build() -> Handler:
 
     from .app import create_app
 
-    logger = Logger()
-    metrics = Metrics()
+    logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "evalhub"))
+    metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "EvalHub"))
     app = Mangum(create_app(build_context()), lifespan="off")
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any
 
@@ -30,9 +31,10 @@ from evalhub.services import evaluations
 
 from .events import RunnerStopped, parse_runner_stopped
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "evalhub")
+logger = Logger(service=SERVICE)
+tracer = Tracer(service=SERVICE)
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "EvalHub"), service=SERVICE)
 processor = BatchProcessor(event_type=EventType.SQS)
 
 # Matches the jobs queue's redrive maxReceiveCount in template.yaml: the last delivery before the DLQ.
