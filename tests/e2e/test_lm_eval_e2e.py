@@ -164,3 +164,17 @@ def test_cancelling_a_running_lm_eval_job_leaves_no_runner(
         assert runners == []
     finally:
         server.latency = 0.05
+
+
+def test_a_permanent_error_is_not_retried(api: httpx.Client, server: ModelServer) -> None:
+    # Given a model the endpoint does not serve (it answers 404), and attempts to spare
+    model = {"model_id": "typo", "model_name": "Typo", "model_type": "vllm", "base_url": server.base_url}
+    assert api.post("/models", json={**model, "model_path": "no-such-model"}).status_code == 201
+    body = request(["evalhub_gen"], model="typo")
+    body["evaluations"][0]["retry_attempts"] = 2  # type: ignore[index]
+    assert api.post("/evaluations", json=body).status_code == 202
+    # Then it fails after one attempt: asking the same endpoint again would get the same 404
+    final = wait_for(api, str(body["request_id"]), timeout=120)
+    result = final["results"][0]  # type: ignore[index]
+    assert final["status"] == "failed" and result["attempts"] == 1
+    assert "404" in result["error_message"] and "no-such-model" in result["error_message"]

@@ -422,3 +422,37 @@ def test_the_concurrency_cap_defers_without_launching(stack: Stack, monkeypatch:
             event["Records"][1]["body"]
         ),
     ) in (Outcome.DEFERRED, Outcome.SKIPPED)
+
+
+def test_cancel_through_the_api_stops_the_ecs_task(
+    stack: Stack, model_server: ModelServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import evalhub_api.handler as api_handler
+    from evalhub_dispatcher.handlers import dispatch as dispatch_handler
+
+    register_model(stack, model_server)
+    body = evaluation(["evalhub_mc"])
+    assert stack.api("POST", "/api/v1/evaluations", body)[0] == 202
+    assert dispatch_handler(stack.sqs_event(), LambdaContext()) == {"batchItemFailures": []}
+    (task,) = stack.tasks()
+
+    # Given the API function as deployed: it knows no cluster (template.yaml gives it no launch settings)
+    for name in [
+        n for n in os.environ if n.startswith(("EVALHUB_ECS_", "EVALHUB_SUBNETS", "EVALHUB_SECURITY"))
+    ]:
+        monkeypatch.delenv(name)
+    get_settings.cache_clear()
+    monkeypatch.setattr(api_handler, "_entry", None)
+    # When the user cancels
+    status, answer = stack.api("DELETE", f"/api/v1/evaluations/{body['request_id']}")
+    assert status == 200 and answer["cancelled_jobs"] == 1
+    # Then the dispatcher, which knows the cluster, gets the stop on the queue and stops the task
+    for name, value in stack.env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    event = stack.sqs_event()
+    assert [json.loads(r["body"])["stop"] for r in event["Records"]] == [f"ecs:{task['taskArn']}"]
+    assert dispatch_handler(event, LambdaContext()) == {"batchItemFailures": []}
+    assert stack.tasks() == []
+    status, final = stack.api("GET", f"/api/v1/evaluations/{body['request_id']}")
+    assert final["status"] == "cancelled"

@@ -40,7 +40,8 @@ def _api_key(model: Model) -> str | None:
         if key is None and model.api_key_required:
             raise BackendError(
                 f"model '{model.model_id}' needs an API key from the environment variable {model.api_key_env}, "
-                "which is not set where the runner runs"
+                "which is not set where the runner runs",
+                permanent=True,
             )
         return key
     if model.api_key_secret:

@@ -13,7 +13,7 @@ from typing import Any
 from evalhub.context import Context
 from evalhub.errors import TransitionRejected
 from evalhub.models import BackendType, JobRecord, JobStatus, utcnow
-from evalhub.services.dispatch import fail_or_retry
+from evalhub.services.dispatch import fail, fail_or_retry
 from evalhub.services.rollup import rollup
 
 from .backends.base import Backend, BackendError, BackendResult
@@ -97,7 +97,7 @@ def run_job(ctx: Context, request_id: str, job_id: str) -> JobStatus | None:
     except BackendError as e:
         heartbeat.done.set()
         log.error("job %s/%s failed: %s", request_id, job_id, e)
-        ended = fail_or_retry(ctx, job, str(e))
+        ended = fail(ctx, job, str(e)) if e.permanent else fail_or_retry(ctx, job, str(e))
         return ended.status if ended else None
     except Exception as e:
         heartbeat.done.set()

@@ -12,7 +12,15 @@ from evalhub.models import JobRecord, ModelType
 
 
 class BackendError(Exception):
-    """An evaluation failure with a message a person can act on (shown as the job's error_message)."""
+    """An evaluation failure with a message a person can act on (shown as the job's error_message).
+
+    ``permanent`` failures (a bad configuration, an endpoint that answers 4xx, a task it cannot
+    score) end the job at once: another attempt would fail the same way. Others are retried while
+    the job's ``retry_attempts`` last."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 @dataclass(frozen=True)

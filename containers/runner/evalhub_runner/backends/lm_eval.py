@@ -115,7 +115,9 @@ def api_base(model: ResolvedModel) -> str:
     """The model's OpenAI-style base URL (see the module docstring)."""
     url = (model.base_url or (OPENAI_BASE if model.model_type == ModelType.OPENAI else "")).strip()
     if not url:
-        raise BackendError(f"Model '{model.name}' ({model.model_type}) has no base_url to send requests to.")
+        raise BackendError(
+            f"Model '{model.name}' ({model.model_type}) has no base_url to send requests to.", permanent=True
+        )
     url = url.rstrip("/")
     for suffix in ("/chat/completions", "/completions"):
         if url.endswith(suffix):
@@ -169,7 +171,9 @@ def lm_spec(
         auth = model.api_key if uses_remote else None
     user_args = extras.get("model_args") or {}
     if not isinstance(user_args, Mapping):
-        raise BackendError("backend_config.model_args must be an object of lm-eval model arguments")
+        raise BackendError(
+            "backend_config.model_args must be an object of lm-eval model arguments", permanent=True
+        )
     text, extra = model_args_string(args | dict(user_args))
     if auth:
         extra["auth_token"] = auth
@@ -229,7 +233,9 @@ class LmEvalBackend:
             for output_type in sorted({t.OUTPUT_TYPE for top in tops for t in _leaves(top)}):
                 reason = unscorable_reason(output_type, model.model_type, model.supports_logprobs)
                 if reason and spec.scores:
-                    raise BackendError(f"Model '{model.name}' cannot run {_names(tops)}: {reason}")
+                    raise BackendError(
+                        f"Model '{model.name}' cannot run {_names(tops)}: {reason}", permanent=True
+                    )
         progress.weights = [_estimate(tops, bench.get("limit")) for _, tops in runs]
         preflight = (config.model_extra or {}).get("preflight", True) is not False
 
@@ -308,7 +314,9 @@ def _load_tasks(
     if custom.get("include_path"):
         include = Path(str(custom["include_path"])).expanduser()
         if not include.exists():
-            raise BackendError(f"custom_task.include_path {include} does not exist on the runner.")
+            raise BackendError(
+                f"custom_task.include_path {include} does not exist on the runner.", permanent=True
+            )
         paths.append(str(include))
         base_dir = include if include.is_dir() else include.parent
     if custom.get("yaml"):
@@ -343,7 +351,8 @@ def _load_tasks(
             hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
             raise BackendError(
                 f"Unknown lm-evaluation-harness task '{name}'.{hint} Use a task, group or tag name lm-eval "
-                "knows (`lm-eval ls tasks`), or define it in the benchmark's custom_task (yaml or include_path)."
+                "knows (`lm-eval ls tasks`), or define it in the benchmark's custom_task (yaml or include_path).",
+                permanent=True,
             )
     return manager, load(manager)
 
@@ -370,9 +379,11 @@ def _yaml_task_name(text: str) -> str:
     try:
         doc = yaml.load(text, Loader=_IgnoreTags)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
-        raise BackendError(f"custom_task.yaml is not valid YAML: {exc}") from exc
+        raise BackendError(f"custom_task.yaml is not valid YAML: {exc}", permanent=True) from exc
     if not isinstance(doc, dict):
-        raise BackendError("custom_task.yaml must be a mapping with a 'task' (or 'group') key")
+        raise BackendError(
+            "custom_task.yaml must be a mapping with a 'task' (or 'group') key", permanent=True
+        )
     name = next((v for v in (doc.get("group"), doc.get("task")) if isinstance(v, str) and v), "custom_task")
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:100]
 
@@ -516,7 +527,7 @@ def _build_lm(spec: LmSpec) -> LM:
             "; huggingface models need the GPU runner image (torch, transformers)" if spec.model == HF else ""
         )
         raise BackendError(
-            f"lm-eval's '{spec.model}' model cannot be loaded in this runner ({exc}){hint}."
+            f"lm-eval's '{spec.model}' model cannot be loaded in this runner ({exc}){hint}.", permanent=True
         ) from exc
     except Exception as exc:
         raise BackendError(_explain(exc, spec, None)) from exc
@@ -611,9 +622,12 @@ def _preflight(spec: LmSpec, model: ResolvedModel, timeout: float) -> None:
         if spec.scores and response.status_code in (400, 422):
             raise BackendError(
                 f"The model endpoint at {spec.endpoint} cannot score loglikelihood tasks: it rejected a request "
-                f"for prompt logprobs (echo=True, logprobs=1) with HTTP {response.status_code}: {detail}"
+                f"for prompt logprobs (echo=True, logprobs=1) with HTTP {response.status_code}: {detail}",
+                permanent=True,
             )
-        raise BackendError(_http_message(response.status_code, spec, model, detail))
+        # 4xx but timeouts and rate limits is the endpoint saying no: asking again will not help.
+        permanent = response.status_code < 500 and response.status_code not in (408, 429)
+        raise BackendError(_http_message(response.status_code, spec, model, detail), permanent=permanent)
     if spec.scores:
         try:
             logprobs = response.json()["choices"][0]["logprobs"]["token_logprobs"]
@@ -623,7 +637,8 @@ def _preflight(spec: LmSpec, model: ResolvedModel, timeout: float) -> None:
             raise BackendError(
                 f"The model endpoint at {spec.endpoint} cannot score loglikelihood tasks: it returned no prompt "
                 "logprobs (echo=True). Use a server that returns them (e.g. vLLM's /v1/completions), "
-                "or generation (generate_until) benchmarks for this model."
+                "or generation (generate_until) benchmarks for this model.",
+                permanent=True,
             )
 
 

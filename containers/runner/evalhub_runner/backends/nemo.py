@@ -152,7 +152,8 @@ class NemoBackend:
             if not model.api_key:
                 raise BackendError(
                     f"environment variable {cfg.api_key_env} (backend config api_key_env) is not set "
-                    "in the runner; set it or give the model an API key"
+                    "in the runner; set it or give the model an API key",
+                    permanent=True,
                 )
         return model.api_key
 
@@ -240,11 +241,14 @@ class _Api:
         if response.status_code == 409 and method == "POST":
             raise _Conflict(_detail(response))
         if response.status_code >= 400:
-            server_side = response.status_code >= 500
-            raise (error if server_side else BackendError)(
-                f"NeMo Evaluator at {self._base} {'failed on' if server_side else 'rejected'} {method} {path} "
-                f"(HTTP {response.status_code}): {_detail(response)}"
+            message = (
+                f"NeMo Evaluator at {self._base} {'failed on' if response.status_code >= 500 else 'rejected'} "
+                f"{method} {path} (HTTP {response.status_code}): {_detail(response)}"
             )
+            if response.status_code >= 500:
+                raise error(message)
+            # The service refusing a well-formed request (bad config, unknown task) will refuse it again.
+            raise BackendError(message, permanent=response.status_code not in (408, 429))
         try:
             data = response.json()
         except ValueError as exc:
@@ -282,7 +286,8 @@ def model_url(cfg: NemoBackendConfig, model: ResolvedModel) -> str:
     if not model.base_url:
         raise BackendError(
             f"NeMo Evaluator calls the model over HTTP, but model {model.name!r} has no base_url; "
-            "set the backend config's model_endpoint or use an OpenAI-compatible model"
+            "set the backend config's model_endpoint or use an OpenAI-compatible model",
+            permanent=True,
         )
     path = "chat/completions" if cfg.endpoint_type == "chat" else "completions"
     return f"{model.base_url.rstrip('/')}/{path}"

@@ -13,6 +13,9 @@ class JobMessage(BaseModel):
 
     request_id: str
     job_id: str
+    stop: str | None = None
+    """A launch handle to stop (the job was cancelled by a process that cannot stop runners itself,
+    like the API Lambda); absent for the usual "run this job"."""
 
 
 @dataclass(frozen=True)

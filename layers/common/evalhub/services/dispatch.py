@@ -27,9 +27,13 @@ class Outcome(StrEnum):
     DEFERRED = "deferred"
     """The concurrency cap is full: put the message back for later."""
     FAILED = "failed"
+    STOPPED = "stopped"
+    """A cancelled job's runner was told to stop."""
 
 
 def dispatch(ctx: Context, message: JobMessage) -> Outcome:
+    if message.stop is not None:
+        return _stop_cancelled(ctx, message, message.stop)
     job = ctx.store.get_job(message.request_id, message.job_id)
     if job is None or job.status != JobStatus.QUEUED:
         return Outcome.SKIPPED
@@ -149,6 +153,14 @@ def recover(ctx: Context) -> int:
     if queued:
         ctx.queue.send([JobMessage(request_id=j.request_id, job_id=j.job_id) for j in queued])
     return len(queued)
+
+
+def _stop_cancelled(ctx: Context, message: JobMessage, handle: str) -> Outcome:
+    job = ctx.store.get_job(message.request_id, message.job_id)
+    if job is None or job.status != JobStatus.CANCELLED:
+        return Outcome.SKIPPED  # only a cancellation stops a runner this way
+    ctx.launcher.stop(handle, f"evaluation {job.request_id} cancelled")
+    return Outcome.STOPPED
 
 
 def _stop(ctx: Context, job: JobRecord, why: str) -> None:

@@ -146,7 +146,7 @@ def cancel(ctx: Context, request_id: str) -> CancelResponse:
         raise Conflict(
             f"Evaluation request '{request_id}' already ended ({request.status.value}); nothing to cancel"
         )
-    cancelled = 0
+    cancelled, to_stop = 0, []
     for job in ctx.store.list_jobs(request_id):
         if job.status in ENDED_JOB_STATES:
             continue
@@ -156,15 +156,32 @@ def cancel(ctx: Context, request_id: str) -> CancelResponse:
             continue  # it ended on its own meanwhile
         cancelled += 1
         if ended.launch_handle:
-            try:
-                ctx.launcher.stop(ended.launch_handle, f"evaluation {request_id} cancelled")
-            except Exception:  # the job is cancelled either way; a runner that lingers sees it and exits
-                log.exception("could not stop runner %s of job %s", ended.launch_handle, job.job_id)
+            to_stop.append(JobMessage(request_id=request_id, job_id=job.job_id, stop=ended.launch_handle))
+    _stop_runners(ctx, to_stop)
     return CancelResponse(
         message=f"Evaluation request '{request_id}' cancelled ({cancelled} job(s) stopped)",
         request_id=request_id,
         cancelled_jobs=cancelled,
     )
+
+
+def _stop_runners(ctx: Context, stops: list[JobMessage]) -> None:
+    """Stop the runners of cancelled jobs here when this process can (local mode, the dispatcher);
+    else (the API Lambda knows no cluster) ask the dispatcher through the queue. Either way a runner
+    also sees the cancellation at its next heartbeat and exits."""
+    if not stops:
+        return
+    try:
+        launcher = ctx.launcher
+    except ValueError:
+        ctx.queue.send(stops)
+        return
+    for stop in stops:
+        assert stop.stop is not None
+        try:
+            launcher.stop(stop.stop, f"evaluation {stop.request_id} cancelled")
+        except Exception:  # the job is cancelled either way
+            log.exception("could not stop runner %s of job %s", stop.stop, stop.job_id)
 
 
 def _end_job(ctx: Context, job: JobRecord, to: JobStatus, reason: str) -> JobRecord:
