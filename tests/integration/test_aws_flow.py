@@ -456,3 +456,50 @@ def test_cancel_through_the_api_stops_the_ecs_task(
     assert stack.tasks() == []
     status, final = stack.api("GET", f"/api/v1/evaluations/{body['request_id']}")
     assert final["status"] == "cancelled"
+
+
+def test_a_scheduled_request_creates_a_fresh_evaluation_each_run(stack: Stack) -> None:
+    from evalhub_dispatcher.handlers import submit_scheduled
+
+    # Given a stored request (with a request_id, which each run must not reuse)
+    body = {
+        "request_id": str(uuid.uuid4()),
+        "experiment_name": "nightly",
+        "evaluations": [{"name": "nightly", "model_name": "gpt-4o-mini", "risk_category": "low"}],
+    }
+    boto3.client("s3").put_object(
+        Bucket=stack.bucket, Key="scheduled/nightly.json", Body=json.dumps(body).encode()
+    )
+    # When the schedule fires twice
+    runs = [submit_scheduled({"request_key": "scheduled/nightly.json"}, LambdaContext()) for _ in range(2)]
+    # Then two evaluations exist, neither with the stored id
+    assert all(run["accepted"] for run in runs)
+    ids = {run["request_id"] for run in runs}
+    assert len(ids) == 2 and body["request_id"] not in ids
+    for request_id in ids:
+        status, stored = stack.api("GET", f"/api/v1/evaluations/{request_id}")
+        assert status == 200 and stored["experiment_name"] == "nightly"
+
+
+def test_the_reaper_fails_a_job_past_its_timeout_and_stops_its_task(
+    stack: Stack, model_server: ModelServer
+) -> None:
+    import time
+
+    from evalhub_dispatcher.handlers import dispatch as dispatch_handler
+    from evalhub_dispatcher.handlers import reap
+
+    register_model(stack, model_server)
+    body = evaluation(["evalhub_mc"], retry_attempts=2)
+    body["evaluations"][0]["timeout_minutes"] = 0.01  # 0.6 s
+    assert stack.api("POST", "/api/v1/evaluations", body)[0] == 202
+    assert dispatch_handler(stack.sqs_event(), LambdaContext()) == {"batchItemFailures": []}
+    assert len(stack.tasks()) == 1
+    time.sleep(1)
+    assert reap({}, LambdaContext()) == {"reaped": 1}
+    status, final = stack.api("GET", f"/api/v1/evaluations/{body['request_id']}")
+    assert (
+        status == 200 and final["status"] == "failed" and "timed out" in final["results"][0]["error_message"]
+    )
+    assert stack.tasks() == []
+    assert reap({}, LambdaContext()) == {"reaped": 0}
