@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 from evalhub.models import BackendType, JobRecord, LmEvalBackendConfig, ModelType
+from evalhub.services.scoring import unscorable_reason
 from evalhub_runner.backends.base import BackendError, BackendResult, ResolvedModel
-from evalhub_runner.backends.lm_eval import LmEvalBackend, headline_metrics, lm_spec, unscorable_reason
+from evalhub_runner.backends.lm_eval import LmEvalBackend, headline_metrics, lm_spec
 from tests.support.direct import direct
 from tests.support.model_server import ModelServer
 

@@ -63,6 +63,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from evalhub.models import JobRecord, LmEvalBackendConfig, ModelType
+from evalhub.services.scoring import LOGPROB_OUTPUT_TYPES, unscorable_reason
 
 from .base import BackendError, BackendResult, ProgressSink, ResolvedModel
 
@@ -70,29 +71,12 @@ if TYPE_CHECKING:
     from lm_eval.api.model import LM
     from lm_eval.tasks import TaskManager
 
-SCORED_TYPES = frozenset({"multiple_choice", "loglikelihood", "loglikelihood_rolling"})
-"""Output types scored from prompt logprobs (echo=True), which chat-only endpoints cannot give."""
+SCORED_TYPES = LOGPROB_OUTPUT_TYPES
 OPENAI_BASE = "https://api.openai.com/v1"
 COMPLETIONS = "local-completions"
 CHAT = "local-chat-completions"
 HF = "hf"
 _REQUEST_TYPES = ("loglikelihood", "loglikelihood_rolling", "generate_until")
-
-
-def unscorable_reason(
-    output_type: str | None, model_type: ModelType, supports_logprobs: bool | None
-) -> str | None:
-    """Why a benchmark of ``output_type`` cannot be scored by such a model, when that is knowable."""
-    if output_type not in SCORED_TYPES or model_type == ModelType.HUGGINGFACE:
-        return None
-    what = f"'{output_type}' benchmarks are scored from prompt logprobs (completions with echo=True)"
-    if supports_logprobs is False:
-        return f"{what}, and this model is registered without logprobs support."
-    if model_type == ModelType.OLLAMA and supports_logprobs is not True:
-        return f"{what}, which Ollama's OpenAI-compatible API does not return. Use a generation benchmark."
-    if model_type == ModelType.OPENAI and supports_logprobs is not True:
-        return f"{what}, which OpenAI's API does not return. Use a generation benchmark."
-    return None
 
 
 @dataclass

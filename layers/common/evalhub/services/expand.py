@@ -20,7 +20,7 @@ from ..models import (
     LmEvalBackendConfig,
     Model,
 )
-from .scoring import unscorable_reason
+from .scoring import unscorable_by
 
 LM_EVAL_PROVIDER = "lm_evaluation_harness"
 NEMO_PROVIDER = "nemo_evaluator"
@@ -149,6 +149,6 @@ def _check_lm_eval_tasks(
                 f"{where}: unknown lm-evaluation-harness task '{task}'; see GET /api/v1/providers/"
                 f"{LM_EVAL_PROVIDER}/benchmarks, or give a 'custom_task' with your own task YAML"
             )
-        reason = unscorable_reason(bench.output_type, model)
+        reason = unscorable_by(bench.output_type, model)
         if reason:
             raise InvalidRequest(f"{where}: task '{task}' cannot be scored: {reason}")
