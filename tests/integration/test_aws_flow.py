@@ -133,6 +133,20 @@ class Stack:
             ]
         }
 
+    def dispatch(self, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Feed an SQS event (by default, what the queue has) to the dispatcher Lambda, then delete the
+        records it did not report as failed, as the Lambda SQS event source mapping does."""
+        from evalhub_dispatcher.handlers import dispatch
+
+        event = self.sqs_event() if event is None else event
+        response = dispatch(event, LambdaContext())
+        failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+        sqs = boto3.client("sqs")
+        for record in event["Records"]:
+            if record["messageId"] not in failed:
+                sqs.delete_message(QueueUrl=self.queues.url, ReceiptHandle=record["receiptHandle"])
+        return response
+
     def tasks(self) -> list[dict[str, Any]]:
         """The cluster's tasks that have not stopped."""
         client = boto3.client("ecs")
@@ -289,15 +303,14 @@ def test_an_evaluation_runs_through_the_whole_aws_stack(
     )
 
     # Then the dispatcher, fed the SQS event, launches one ECS task per job with only ids in it
-    from evalhub_dispatcher.handlers import dispatch as dispatch_handler
 
     event = stack.sqs_event()
     assert len(event["Records"]) == 2
-    assert dispatch_handler(event, LambdaContext()) == {"batchItemFailures": []}
+    assert stack.dispatch(event) == {"batchItemFailures": []}
     tasks = stack.tasks()
     assert len(tasks) == 2 and {t["launchType"] for t in tasks} == {"FARGATE"}
     # A duplicate delivery of the same messages launches nothing more
-    assert dispatch_handler(event, LambdaContext()) == {"batchItemFailures": []}
+    assert stack.dispatch(event) == {"batchItemFailures": []}
     assert len(stack.tasks()) == 2
 
     # When each task's container runs the runner
@@ -332,13 +345,12 @@ def test_an_evaluation_runs_through_the_whole_aws_stack(
 
 
 def test_an_ecs_task_stopped_mid_run_is_retried(stack: Stack, model_server: ModelServer) -> None:
-    from evalhub_dispatcher.handlers import dispatch as dispatch_handler
     from evalhub_dispatcher.handlers import state_change
 
     register_model(stack, model_server)
     body = evaluation(["evalhub_mc"], retry_attempts=1)
     assert stack.api("POST", "/api/v1/evaluations", body)[0] == 202
-    assert dispatch_handler(stack.sqs_event(), LambdaContext()) == {"batchItemFailures": []}
+    assert stack.dispatch() == {"batchItemFailures": []}
     (task,) = stack.tasks()
     ctx = build_context()
     (job,) = ctx.store.list_jobs(body["request_id"])
@@ -366,7 +378,7 @@ def test_an_ecs_task_stopped_mid_run_is_retried(stack: Stack, model_server: Mode
     assert "Host EC2 instance terminated" in (retried.error_message or "")
     assert "exit code 137" in (retried.error_message or "")
     assert state_change(event, LambdaContext()) == {"action": "ignored"}  # a repeated event changes nothing
-    assert dispatch_handler(stack.sqs_event(), LambdaContext()) == {"batchItemFailures": []}
+    assert stack.dispatch() == {"batchItemFailures": []}
     (new_task,) = stack.tasks()
     assert stack.run_container(new_task).returncode == 0
     status, result = stack.api("GET", f"/api/v1/evaluations/{body['request_id']}")
@@ -405,14 +417,13 @@ def test_an_s3_upload_of_a_request_creates_an_evaluation(stack: Stack) -> None:
 
 
 def test_the_concurrency_cap_defers_without_launching(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
-    from evalhub_dispatcher import handlers
 
     monkeypatch.setenv("EVALHUB_MAX_CONCURRENT_JOBS", "1")
     get_settings.cache_clear()
     body = {"evaluations": [{"name": "e", "model_name": "gpt-4o-mini", "risk_category": "low"}]}
     assert stack.api("POST", "/api/v1/evaluations", body)[0] == 202
     event = stack.sqs_event()
-    response = handlers.dispatch(event, LambdaContext())
+    response = stack.dispatch(event)
     # One job launches, the other is reported failed so that SQS redelivers it later
     assert len(response["batchItemFailures"]) == 1 and len(stack.tasks()) == 1
     ctx = build_context()
@@ -428,12 +439,11 @@ def test_cancel_through_the_api_stops_the_ecs_task(
     stack: Stack, model_server: ModelServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import evalhub_api.handler as api_handler
-    from evalhub_dispatcher.handlers import dispatch as dispatch_handler
 
     register_model(stack, model_server)
     body = evaluation(["evalhub_mc"])
     assert stack.api("POST", "/api/v1/evaluations", body)[0] == 202
-    assert dispatch_handler(stack.sqs_event(), LambdaContext()) == {"batchItemFailures": []}
+    assert stack.dispatch() == {"batchItemFailures": []}
     (task,) = stack.tasks()
 
     # Given the API function as deployed: it knows no cluster (template.yaml gives it no launch settings)
@@ -452,7 +462,7 @@ def test_cancel_through_the_api_stops_the_ecs_task(
     get_settings.cache_clear()
     event = stack.sqs_event()
     assert [json.loads(r["body"])["stop"] for r in event["Records"]] == [f"ecs:{task['taskArn']}"]
-    assert dispatch_handler(event, LambdaContext()) == {"batchItemFailures": []}
+    assert stack.dispatch(event) == {"batchItemFailures": []}
     assert stack.tasks() == []
     status, final = stack.api("GET", f"/api/v1/evaluations/{body['request_id']}")
     assert final["status"] == "cancelled"
@@ -486,14 +496,13 @@ def test_the_reaper_fails_a_job_past_its_timeout_and_stops_its_task(
 ) -> None:
     import time
 
-    from evalhub_dispatcher.handlers import dispatch as dispatch_handler
     from evalhub_dispatcher.handlers import reap
 
     register_model(stack, model_server)
     body = evaluation(["evalhub_mc"], retry_attempts=2)
     body["evaluations"][0]["timeout_minutes"] = 0.01  # 0.6 s
     assert stack.api("POST", "/api/v1/evaluations", body)[0] == 202
-    assert dispatch_handler(stack.sqs_event(), LambdaContext()) == {"batchItemFailures": []}
+    assert stack.dispatch() == {"batchItemFailures": []}
     assert len(stack.tasks()) == 1
     time.sleep(1)
     assert reap({}, LambdaContext()) == {"reaped": 1}
