@@ -260,7 +260,6 @@ def _result(job: JobRecord) -> JobResult:
     duration = (
         (job.finished_at - job.started_at).total_seconds() if job.finished_at and job.started_at else None
     )
-    ended = job.status in ENDED_JOB_STATES
     return JobResult(
         job_id=job.job_id,
         evaluation_name=job.evaluation_name,
@@ -274,7 +273,7 @@ def _result(job: JobRecord) -> JobResult:
         progress_percentage=100.0 if job.status == JobStatus.COMPLETED else round(100 * job.progress, 2),
         metrics=job.metrics,
         artifacts=job.artifacts,
-        error_message=job.error_message if ended or job.attempts > 1 else None,
+        error_message=job.error_message,  # set on failure, cancellation, or a failed attempt being retried
         attempts=job.attempts,
         max_attempts=job.max_attempts,
         created_at=job.created_at,
