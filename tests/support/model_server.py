@@ -22,16 +22,16 @@ import hashlib
 import itertools
 import json
 import signal
-import socket
 import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
+
+from tests.support.jsonhttp import JsonHandler
 
 EOS = "<|endoftext|>"
 EOS_ID = 0x110000  # just above the last Unicode code point, so it never collides with a character
@@ -309,34 +309,18 @@ class _HTTPServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive
+class _Handler(JsonHandler):
     server_state: ModelServer
 
-    def setup(self) -> None:
-        super().setup()
-        # Without this, a small response after a small request waits for the peer's delayed ACK.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        pass
-
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
-
-    def _dispatch(self, method: str) -> None:
+    def handle_json(self, method: str) -> None:
         state = self.server_state
         path = self.path.split("?", 1)[0].rstrip("/") or "/"
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        raw = self.read_body()
         with state._lock:
             state.counts[path] += 1
         authorized = self.headers.get("Authorization") == f"Bearer {state.api_key}"
         if state.api_key and path.startswith("/v1/") and not authorized:
-            return self._send(401, {"error": "Unauthorized"})
+            return self.send_json(401, {"error": "Unauthorized"})
         try:
             body = json.loads(raw) if raw else {}
             if not isinstance(body, dict):
@@ -344,7 +328,7 @@ class _Handler(BaseHTTPRequestHandler):
             status, answer = self._route(method, path, body)
         except (_BadRequest, ValueError) as exc:
             status, answer = 400, _error(str(exc), "BadRequestError", 400)
-        self._send(status, answer)
+        self.send_json(status, answer)
 
     def _route(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         state = self.server_state
@@ -384,16 +368,6 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "GET" and path == "/health":
             return 200, {}
         return 404, {"detail": "Not Found"}
-
-    def _send(self, status: int, answer: dict[str, Any]) -> None:
-        body = json.dumps(answer).encode()
-        head = (
-            f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
-            "Content-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n"
-            f"Connection: {'close' if self.close_connection else 'keep-alive'}\r\n\r\n"
-        )
-        self.wfile.write(head.encode() + body)  # one write: headers and body in one segment
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -21,14 +21,14 @@ import hashlib
 import json
 import re
 import secrets
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
+
+from tests.support.jsonhttp import JsonHandler
 
 NAME_PATTERN = re.compile(r"^[\w\-\+.@:]*$")
 TARGET_TYPES = ("model", "cached_outputs", "retriever", "rag", "rows", "dataset")
@@ -220,32 +220,16 @@ class _State:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, so a client's pooled connection is reused
+class _Handler(JsonHandler):
     server: _Server
 
-    def setup(self) -> None:
-        super().setup()
-        # Without this, Nagle + delayed ACK stall each keep-alive request by ~40 ms.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
-
-    def _dispatch(self, method: str) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+    def handle_json(self, method: str) -> None:
+        raw = self.read_body()
         path = self.path.split("?", 1)[0].rstrip("/")
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
-            self._send(422, {"detail": [_error([], "JSON decode error", "json_invalid")]})
+            self.send_json(422, {"detail": [_error([], "JSON decode error", "json_invalid")]})
             return
         state = self.server.state
         with state.lock:
@@ -254,16 +238,7 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = self.server.route(method, path, body)
         except HttpError as exc:
             status, payload = exc.status, {"detail": exc.detail}
-        self._send(status, payload)
-
-    def _send(self, status: int, payload: Any) -> None:
-        body = json.dumps(payload).encode()
-        head = (
-            f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
-            "Content-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        ).encode()
-        self.wfile.write(head + body)  # one write: headers and body in one segment
+        self.send_json(status, payload)
 
 
 class _Server(ThreadingHTTPServer):
