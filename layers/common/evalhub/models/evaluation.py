@@ -38,7 +38,7 @@ class CustomTask(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    yaml: str | None = Field(default=None, max_length=200_000)
+    yaml: str | None = Field(default=None, max_length=64_000)
     """The task YAML itself; its ``task`` name must be among the benchmark's ``tasks``."""
     include_path: str | None = Field(default=None, max_length=4096)
     """A directory of task YAMLs readable by the runner."""
