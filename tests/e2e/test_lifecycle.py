@@ -66,14 +66,15 @@ def running_pid(api: httpx.Client, hub: Hub, request_id: str, attempts: int = 1)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         result = api.get(f"/evaluations/{request_id}").json()["results"][0]
-        if result["status"] == "running" and result["attempts"] == attempts:
-            for proc in psutil.process_iter(["pid", "environ"]):
-                try:
-                    env = proc.info["environ"] or {}
-                except psutil.Error:
-                    continue
-                if env.get("EVALHUB_REQUEST_ID") == request_id and env.get("EVALHUB_HOME") == str(hub.home):
-                    return int(proc.info["pid"])
+        pid = hub.runner_pid(request_id)
+        if (
+            result["status"] == "running"
+            and result["attempts"] == attempts
+            and pid
+            and psutil.pid_exists(pid)
+        ):
+            assert "evalhub_runner" in " ".join(psutil.Process(pid).cmdline())
+            return pid
         time.sleep(0.1)
     raise AssertionError(
         f"no running runner for {request_id}: {api.get(f'/evaluations/{request_id}').json()}"
@@ -181,3 +182,37 @@ def test_queued_jobs_run_after_a_restart(tmp_path: Path) -> None:
         # The hub stopped with jobs queued (one at a time runs); a new one picks them up.
         with running_hub(home, env) as hub, httpx.Client(base_url=hub.api, timeout=30) as api:
             assert [wait_for(api, i, timeout=120)["status"] for i in ids] == ["completed"] * 3
+
+
+def spares(home: Path) -> list[psutil.Process]:
+    """Warm spare runners of the hub whose state is in ``home``."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "environ"]):
+        cmdline, env = proc.info["cmdline"] or [], proc.info["environ"] or {}
+        if (
+            "--warm" in cmdline
+            and env.get("EVALHUB_HOME") == str(home)
+            and proc.status() != psutil.STATUS_ZOMBIE
+        ):
+            found.append(proc)
+    return found
+
+
+def test_jobs_start_on_a_warm_runner_and_no_spare_outlives_the_hub(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with NemoServer(job_seconds=3) as nemo:
+        with (
+            running_hub(home, {"OPENAI_API_KEY": "sk-test"}) as hub,
+            httpx.Client(base_url=hub.api, timeout=30) as api,
+        ):
+            deadline = time.monotonic() + 30
+            while not spares(home):  # one spare is started with the hub, lm-eval imported ahead
+                assert time.monotonic() < deadline, "no spare runner"
+                time.sleep(0.1)
+            request_id = api.post("/evaluations", json=nemo_evaluation(nemo.port)).json()["request_id"]
+            pid = running_pid(api, hub, request_id)
+            assert "--warm" in psutil.Process(pid).cmdline()  # the job went to the spare...
+            assert [p for p in spares(home) if p.pid != pid]  # ...and a new spare waits for the next
+            assert wait_for(api, request_id, timeout=60)["status"] == "completed"
+        time.sleep(0.5)
+        assert spares(home) == []

@@ -36,6 +36,17 @@ class Hub:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def runner_pid(self, request_id: str, job_id: str = "job-0000") -> int | None:
+        """The pid of the job's current runner, as the hub recorded it (its launch handle)."""
+        from evalhub.storage.sqlite import SqliteStore
+
+        store = SqliteStore(self.home / "evalhub.sqlite3")
+        try:
+            job = store.get_job(request_id, job_id)
+        finally:
+            store.close()
+        return int(job.launch_handle) if job is not None and job.launch_handle else None
+
 
 @contextmanager
 def running_hub(home: Path, env: Mapping[str, str] | None = None, port: int | None = None) -> Iterator[Hub]:

@@ -8,6 +8,7 @@ import threading
 import time
 
 from evalhub.context import Context
+from evalhub.launch.process import ProcessLauncher
 from evalhub.services.dispatch import Outcome, dispatch, reap, recover
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,8 @@ class LocalWorker(threading.Thread):
         return self.is_alive() and time.time() - self.last_loop < 30
 
     def run(self) -> None:
+        if isinstance(self.ctx.launcher, ProcessLauncher) and self.ctx.settings.warm_runner:
+            self.ctx.launcher.start_spare()  # so that even the first job starts warm
         requeued = recover(self.ctx)
         if requeued:
             log.info("re-sent %d queued job(s) after start-up", requeued)
@@ -49,9 +52,11 @@ class LocalWorker(threading.Thread):
 
     def step(self) -> int:
         """Take what the queue offers and dispatch it; returns how many runners were launched."""
-        deliveries = self.ctx.queue.receive(max_messages=10, wait_seconds=0)
+        # A waiting receive returns as soon as the API (same process) sends: no polling delay.
+        deliveries = self.ctx.queue.receive(
+            max_messages=10, wait_seconds=self.ctx.settings.worker_poll_seconds
+        )
         if not deliveries:
-            self._stop_event.wait(self.ctx.settings.worker_poll_seconds)
             return 0
         launched = 0
         for delivery in deliveries:

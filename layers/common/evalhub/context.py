@@ -41,6 +41,8 @@ class Context:
         return self._launcher
 
     def close(self) -> None:
+        if self._launcher is not None:
+            self._launcher.close()
         self.store.close()
 
 

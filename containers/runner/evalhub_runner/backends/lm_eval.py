@@ -217,7 +217,7 @@ class LmEvalBackend:
         progress = _Progress(report)
         progress.report(0.0)
         if job.custom_task is None:
-            _offline_unless_hub_reachable()
+            offline_unless_hub_reachable()
         manager, items = _load_tasks(job, model, config, workdir)
         runs = _plan(items, model, config, bench.get("batch_size"))
         for spec, tops in runs:
@@ -505,7 +505,7 @@ def _estimate(tops: list[Any], limit: int | None) -> float:
     return max(total, 1.0)
 
 
-def _offline_unless_hub_reachable(timeout: float = 3.0) -> None:
+def offline_unless_hub_reachable(timeout: float = 3.0) -> None:
     """Built-in tasks read their datasets from the Hugging Face Hub. When it cannot be reached (no
     network, a firewall), switch the hub libraries to offline mode before they are imported: datasets
     already in the cache then load at once, and missing ones fail in seconds instead of after ~30 s

@@ -24,3 +24,6 @@ class Launcher(Protocol):
 
     def describe_exit(self, handle: str) -> str:
         """How a runner that is no longer alive ended (exit code, signal, stop reason), for messages."""
+
+    def close(self) -> None:
+        """Release what the launcher holds (clients, a spare process); launched runners keep going."""

@@ -82,6 +82,9 @@ class BatchLauncher:
             return None
         return job is not None and job["status"] not in ENDED
 
+    def close(self) -> None:
+        self._client.close()
+
     def describe_exit(self, handle: str) -> str:
         job_id = _job_id(handle)
         try:

@@ -120,6 +120,9 @@ class EcsLauncher:
             return None
         return task is not None and task.get("lastStatus") not in ENDED
 
+    def close(self) -> None:
+        self._client.close()
+
     def describe_exit(self, handle: str) -> str:
         task_id = _task_id(_arn(handle))
         try:

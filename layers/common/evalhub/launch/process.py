@@ -1,8 +1,11 @@
 """Local launcher: the runner as a subprocess of the hub (``python -m evalhub_runner``), one process
-group per job so that stopping it also stops anything it started."""
+group per job so that stopping it also stops anything it started. With ``warm_runner`` one spare
+runner is always started ahead, lm-eval already imported, and the next job is handed to it."""
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import signal
 import subprocess
@@ -18,6 +21,7 @@ from ..settings import Settings
 from .base import LaunchFailed
 
 STOP_GRACE_SECONDS = 5.0
+log = logging.getLogger(__name__)
 
 
 class ProcessLauncher:
@@ -27,6 +31,8 @@ class ProcessLauncher:
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
         self._exited: dict[int, int] = {}
         """pid -> return code of runners that ended (the oldest are dropped first when it grows)."""
+        self._spare: subprocess.Popen[bytes] | None = None
+        """A warm runner waiting for its job (settings.warm_runner)."""
         self._lock = threading.Lock()
 
     def log_path(self, job: JobRecord) -> Path:
@@ -42,33 +48,79 @@ class ProcessLauncher:
             while len(self._exited) > 10_000:
                 self._exited.pop(next(iter(self._exited)))
 
-    def launch(self, job: JobRecord) -> str:
-        self._collect()
-        log_path = self.log_path(job)
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = {
+    def _env(self, **extra: str) -> dict[str, str]:
+        return {
             **os.environ,
             "EVALHUB_HOME": str(self.settings.home),
             "EVALHUB_MODE": self.settings.mode,
-            "EVALHUB_REQUEST_ID": job.request_id,
-            "EVALHUB_JOB_ID": job.job_id,
             "PYTHONUNBUFFERED": "1",
+            **extra,
         }
+
+    def _spawn(
+        self, args: list[str], env: dict[str, str], log_path: Path, stdin: int
+    ) -> subprocess.Popen[bytes]:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
         try:
             with open(log_path, "ab") as log:
-                proc = subprocess.Popen(
-                    [self.python, "-m", "evalhub_runner"],
+                return subprocess.Popen(
+                    [self.python, "-m", "evalhub_runner", *args],
                     env=env,
-                    stdin=subprocess.DEVNULL,
+                    stdin=stdin,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
         except OSError as e:
             raise LaunchFailed(f"cannot start {self.python} -m evalhub_runner: {e}") from e
+
+    def start_spare(self) -> None:
+        """A runner that imports lm-eval now and takes the next job from its stdin (see __main__)."""
+        try:
+            spare = self._spawn(
+                ["--warm"], self._env(), self.settings.home / "logs" / "spare-runner.log", subprocess.PIPE
+            )
+        except LaunchFailed:
+            log.exception("no spare runner; jobs start cold")
+            return
+        with self._lock:
+            self._spare = spare
+
+    def _hand_to_spare(self, job: JobRecord, log_path: Path) -> subprocess.Popen[bytes] | None:
+        with self._lock:
+            spare, self._spare = self._spare, None
+        if spare is None or spare.poll() is not None or spare.stdin is None:
+            return None
+        order = {"request_id": job.request_id, "job_id": job.job_id, "log": str(log_path)}
+        try:
+            spare.stdin.write(json.dumps(order).encode() + b"\n")
+            spare.stdin.close()
+        except OSError:  # it died meanwhile: start this job cold
+            spare.kill()
+            return None
+        return spare
+
+    def launch(self, job: JobRecord) -> str:
+        self._collect()
+        log_path = self.log_path(job)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        proc = self._hand_to_spare(job, log_path) if self.settings.warm_runner else None
+        if proc is None:
+            env = self._env(EVALHUB_REQUEST_ID=job.request_id, EVALHUB_JOB_ID=job.job_id)
+            proc = self._spawn([], env, log_path, subprocess.DEVNULL)
         with self._lock:
             self._procs[proc.pid] = proc
+        if self.settings.warm_runner:
+            self.start_spare()
         return str(proc.pid)
+
+    def close(self) -> None:
+        """Stop the spare runner (runners of jobs keep going: they report to the store themselves)."""
+        with self._lock:
+            spare, self._spare = self._spare, None
+        if spare is not None and spare.poll() is None:
+            spare.kill()
+            spare.wait(5)
 
     def alive(self, handle: str) -> bool | None:
         pid = int(handle)

@@ -53,6 +53,10 @@ class RoutingLauncher:
         owner = self._owner(handle)
         return None if owner is None else owner.alive(handle)
 
+    def close(self) -> None:
+        self.cpu.close()
+        self.gpu.close()
+
     def describe_exit(self, handle: str) -> str:
         owner = self._owner(handle)
         return f"unknown runner {handle}" if owner is None else owner.describe_exit(handle)
