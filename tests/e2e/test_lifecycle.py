@@ -32,12 +32,6 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
         yield h
 
 
-@pytest.fixture
-def api(hub: Hub) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=hub.api, timeout=30) as c:
-        yield c
-
-
 def nemo_evaluation(port: int, retry_attempts: int = 0, timeout_minutes: float = 30) -> dict[str, object]:
     return {
         "request_id": str(uuid4()),

@@ -31,12 +31,6 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
         yield h
 
 
-@pytest.fixture
-def api(hub: Hub) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=hub.api, timeout=30) as c:
-        yield c
-
-
 def test_health(api: httpx.Client) -> None:
     r = api.get("/health")
     assert r.status_code == 200
